@@ -1,0 +1,30 @@
+"""The single source of default settings, shared by library keywords and CLI flags."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+#: Side of one 256^2 map in degrees: a quarter of a 12 deg^2 parent (paper Sect. 2.1).
+ANGLE_DEG: float = math.sqrt(12.0) / 4.0
+#: Pixels on a side of one map.
+MAP_SIZE: int = 256
+
+
+def default_ell_edges() -> np.ndarray:
+    """249 multipole edges -> 248 power-spectrum bins (LensTools' documentation example)."""
+    return np.arange(200.0, 50000.0, 200.0)
+
+
+def default_nu_edges() -> np.ndarray:
+    """20 threshold edges in units of the per-map sigma -> 19 Minkowski bins."""
+    return np.linspace(-2.0, 1.8, 20)
+
+
+#: Maps processed per chunk when streaming (bounds peak memory).
+CHUNK_SIZE: int = 256
+#: Resamples for permutation/bootstrap tests.
+N_RESAMPLES: int = 1000
+#: Default number of generated maps to score (the paper's 6400).
+N_SCORE: int = 6400
