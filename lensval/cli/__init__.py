@@ -39,9 +39,12 @@ class _LazyGroup(click.Group):
             return None
         mod, attr = target.split(":")
         try:
-            return getattr(importlib.import_module(mod), attr)
-        except (ImportError, AttributeError):  # command not built yet / optional part missing
-            return None
+            module = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:  # this command is not part of this build
+                return None
+            raise
+        return getattr(module, attr)
 
 
 def handle_errors(func):
