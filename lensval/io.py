@@ -314,6 +314,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes owner-only files
         os.replace(tmp_path, target)
     except BaseException:
         with contextlib.suppress(OSError):

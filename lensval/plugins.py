@@ -136,7 +136,8 @@ class _SimulatorGenerator(Generator):
         from lensval.simulator import iter_simulate
 
         seed = int(rng.integers(2**63))
-        yield from iter_simulate(n, split=self._split, seed=seed, preset=self.preset)
+        yield from iter_simulate(n, split=self._split, seed=seed, preset=self.preset,
+                                chunk_size=max(bs, 1))
 
     def describe(self) -> dict[str, Any]:
         return {"generator": self.name, "preset": self.preset, "split": self._split}
@@ -246,9 +247,5 @@ def get_generator(name: str | type[Generator] | Generator, **options: Any) -> Ge
                 "(see `lensval generators`)"
             )
         gen = available[name](**options)
-        if not type(gen).name:
-            try:
-                gen.name = name
-            except AttributeError:
-                pass
+        gen.name = name
     return gen

@@ -22,11 +22,11 @@ from __future__ import annotations
 import functools
 import math
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import scipy.fft as sp_fft
@@ -156,7 +156,7 @@ def _target_power(ell_tab: np.ndarray, cl_tab: np.ndarray, n: int,
     return power * window * window
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _spectrum(preset_name: str) -> _Spectrum:
     preset = PRESETS[preset_name]
     n = PARENT_SIZE
@@ -266,8 +266,10 @@ def _simulate_iv(n, split, seed, preset, chunk_size=None, workers=None
         preset = preset.name
     if preset not in PRESETS:
         raise InputError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed!r}")
+    # < 2**63 so that the seed fits the int64 provenance attr of a NetCDF file
+    if (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+            or not 0 <= seed < 2**63):
+        raise InputError(f"seed must be a non-negative integer below 2**63, got {seed!r}")
     chunk_size = CHUNK_SIZE if chunk_size is None else _positive_int(chunk_size, "chunk_size")
     workers = _default_workers() if workers is None else _positive_int(workers, "workers")
     return n, SPLIT_IDS[split], int(seed), PRESETS[preset], chunk_size, workers
@@ -315,16 +317,21 @@ def iter_simulate(n: int, split: str = "validation", seed: int = 0,
     workers : int, optional
         Threads (one parent each); default: the CPUs available. Does not change the maps.
 
-    Yields
-    ------
-    start : int
-        Index of ``block[0]`` in the ensemble.
-    block : (k, 256, 256) ndarray of float32
-        A fresh array (the caller may keep it).
+    Returns
+    -------
+    iterator of (start, block)
+        ``start`` (int) is the index of ``block[0]`` in the ensemble; ``block`` is a
+        fresh ``(k, 256, 256)`` float32 array of whole parents (the last one cut short
+        at ``n``). Arguments are validated when called, not on the first ``next()``.
     """
+    # validate now, not on the first next()
     n, split_id, seed, p, chunk_size, workers = _simulate_iv(n, split, seed, preset,
                                                              chunk_size, workers)
-    spec = _spectrum(p.name)
+    return _iter_blocks(n, split_id, seed, _spectrum(p.name), chunk_size, workers)
+
+
+def _iter_blocks(n: int, split_id: int, seed: int, spec: _Spectrum, chunk_size: int,
+                 workers: int) -> Iterator[tuple[int, np.ndarray]]:
     pool = _pool(workers, n, chunk_size)
     try:
         for start, stop in _blocks(n, chunk_size):
