@@ -94,10 +94,7 @@ def score(generator: Any, n: int = 6400, *, checkpoint: str | None = None, seed:
     lensval.ComparisonResult
         With ``meta`` holding the generator, n, wall time, maps/s and peak memory.
     """
-    from lensval.comparison import compare
     from lensval.plugins import get_generator
-    from lensval.reference import RECIPES, reference_stats
-    from lensval.stats import StatsConfig
 
     if int(n) < 2:
         raise InputError("n must be at least 2 maps")
@@ -105,6 +102,10 @@ def score(generator: Any, n: int = 6400, *, checkpoint: str | None = None, seed:
     if checkpoint is not None:
         opts["checkpoint"] = checkpoint
     gen = get_generator(generator, **opts)
+
+    from lensval.comparison import compare
+    from lensval.reference import RECIPES, reference_stats
+    from lensval.stats import StatsConfig
 
     ref = reference_stats(reference, progress=progress) if isinstance(reference, str) and \
         reference in RECIPES else reference
