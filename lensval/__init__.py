@@ -67,6 +67,8 @@ _LAZY: dict[str, str] = {
     "birthday_test": "lensval.novelty",
     "latent_path": "lensval.novelty",
     "slerp": "lensval.novelty",
+    "check_novelty": "lensval.novelty",
+    "NoveltyResult": "lensval.novelty",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -116,7 +116,10 @@ class Generator:
 
 
 class _SimulatorGenerator(Generator):
-    """The embedded simulator as a generator (no latent space)."""
+    """The embedded simulator as a generator (no latent space).
+
+    Maps are independent (one tile per 1024^2 parent), as a generator's samples are.
+    """
 
     preset: ClassVar[str] = "cosmogan"
     split: ClassVar[str] = "auxiliary"
@@ -130,14 +133,15 @@ class _SimulatorGenerator(Generator):
         from lensval.simulator import simulate_array
 
         seed = int(rng.integers(2**63))
-        return simulate_array(n, split=self._split, seed=seed, preset=self.preset)
+        return simulate_array(n, split=self._split, seed=seed, preset=self.preset,
+                              tiles_per_parent=1)
 
     def _iter_no_latent(self, n, rng, bs):
         from lensval.simulator import iter_simulate
 
         seed = int(rng.integers(2**63))
         yield from iter_simulate(n, split=self._split, seed=seed, preset=self.preset,
-                                chunk_size=max(bs, 1))
+                                 chunk_size=max(bs, 1), tiles_per_parent=1)
 
     def describe(self) -> dict[str, Any]:
         return {"generator": self.name, "preset": self.preset, "split": self._split}

@@ -19,6 +19,7 @@ __all__ = ["format_table", "write_report"]
 _NAMES = {
     "pixel": "pixel intensity",
     "power": "power spectrum",
+    "power_mean": "mean spectrum",
     "minkowski_V0": "Minkowski V0",
     "minkowski_V1": "Minkowski V1",
     "minkowski_V2": "Minkowski V2",

@@ -210,28 +210,34 @@ def _parent(spec: _Spectrum, seed: int, split_id: int, index: int) -> np.ndarray
     return field
 
 
-def _cut(parent: np.ndarray, out: np.ndarray) -> None:
-    """Write the first ``len(out)`` 256^2 tiles of ``parent`` (row-major order) to ``out``."""
-    per_side = PARENT_SIZE // MAP_SIZE
-    for t in range(out.shape[0]):
-        ty, tx = divmod(t, per_side)
+#: Tiles kept per parent -> their (row, column) in the 4 x 4 grid of a parent.
+TILE_LAYOUTS: dict[int, tuple[tuple[int, int], ...]] = {
+    16: tuple(divmod(t, PARENT_SIZE // MAP_SIZE) for t in range(TILES_PER_PARENT)),
+    4: ((0, 0), (0, 2), (2, 0), (2, 2)),   # half a parent apart
+    1: ((0, 0),),                           # independent maps (one parent each)
+}
+
+
+def _cut(parent: np.ndarray, out: np.ndarray, tiles: int = TILES_PER_PARENT) -> None:
+    """Write the first ``len(out)`` of the ``tiles`` kept 256^2 tiles of ``parent`` to ``out``."""
+    for t, (ty, tx) in zip(range(out.shape[0]), TILE_LAYOUTS[tiles]):
         out[t] = parent[ty * MAP_SIZE:(ty + 1) * MAP_SIZE, tx * MAP_SIZE:(tx + 1) * MAP_SIZE]
 
 
 def _fill(out: np.ndarray, first_map: int, spec: _Spectrum, seed: int, split_id: int,
-          pool: ThreadPoolExecutor | None) -> None:
+          pool: ThreadPoolExecutor | None, tiles: int = TILES_PER_PARENT) -> None:
     """Fill ``out`` (k, 256, 256) with maps ``first_map .. first_map + k``.
 
     ``first_map`` is a multiple of 16 (blocks are whole parents, the last one cut short).
     """
-    first_parent = first_map // TILES_PER_PARENT
+    first_parent = first_map // tiles
 
     def one(j: int) -> None:
-        lo = j * TILES_PER_PARENT
+        lo = j * tiles
         parent = _parent(spec, seed, split_id, first_parent + j)
-        _cut(parent, out[lo:lo + TILES_PER_PARENT])
+        _cut(parent, out[lo:lo + tiles], tiles)
 
-    jobs = range(-(-out.shape[0] // TILES_PER_PARENT))
+    jobs = range(-(-out.shape[0] // tiles))
     if pool is None:
         for j in jobs:
             one(j)
@@ -256,6 +262,13 @@ def _positive_int(value, what: str) -> int:
     return int(value)
 
 
+def _check_tiles(tiles_per_parent) -> int:
+    if tiles_per_parent not in TILE_LAYOUTS:
+        raise InputError(f"tiles_per_parent must be one of {sorted(TILE_LAYOUTS)}, got "
+                         f"{tiles_per_parent!r}")
+    return int(tiles_per_parent)
+
+
 def _simulate_iv(n, split, seed, preset, chunk_size=None, workers=None
                  ) -> tuple[int, int, int, Preset, int, int]:
     """Validate and clean the simulator arguments (one-line InputErrors)."""
@@ -275,22 +288,25 @@ def _simulate_iv(n, split, seed, preset, chunk_size=None, workers=None
     return n, SPLIT_IDS[split], int(seed), PRESETS[preset], chunk_size, workers
 
 
-def _attrs(split: str, seed: int, preset: Preset) -> dict:
+def _attrs(split: str, seed: int, preset: Preset, tiles: int = TILES_PER_PARENT) -> dict:
     from lensval import __version__
 
     return {"angle_deg": ANGLE_DEG, "source": "lensval.simulate", "preset": preset.name,
-            "split": split, "seed": seed, "lensval_version": __version__}
+            "split": split, "seed": seed, "tiles_per_parent": tiles,
+            "lensval_version": __version__}
 
 
-def _blocks(n: int, chunk_size: int) -> Iterator[tuple[int, int]]:
+def _blocks(n: int, chunk_size: int, tiles: int = TILES_PER_PARENT
+            ) -> Iterator[tuple[int, int]]:
     """``(start, stop)`` of blocks of whole parents holding about ``chunk_size`` maps."""
-    step = max(1, -(-chunk_size // TILES_PER_PARENT)) * TILES_PER_PARENT
+    step = max(1, -(-chunk_size // tiles)) * tiles
     for start in range(0, n, step):
         yield start, min(start + step, n)
 
 
-def _pool(workers: int, n: int, chunk_size: int) -> ThreadPoolExecutor | None:
-    parents = min(-(-n // TILES_PER_PARENT), -(-chunk_size // TILES_PER_PARENT))
+def _pool(workers: int, n: int, chunk_size: int, tiles: int = TILES_PER_PARENT
+          ) -> ThreadPoolExecutor | None:
+    parents = min(-(-n // tiles), -(-chunk_size // tiles))
     workers = min(workers, parents)
     return ThreadPoolExecutor(workers, thread_name_prefix="lensval-sim") if workers > 1 else None
 
@@ -298,7 +314,8 @@ def _pool(workers: int, n: int, chunk_size: int) -> ThreadPoolExecutor | None:
 # --------------------------------------------------------------------------- public API
 def iter_simulate(n: int, split: str = "validation", seed: int = 0,
                   preset: str = DEFAULT_PRESET, chunk_size: int | None = None, *,
-                  workers: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+                  workers: int | None = None, tiles_per_parent: int = TILES_PER_PARENT
+                  ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield simulated maps chunk by chunk.
 
     Parameters
@@ -316,6 +333,8 @@ def iter_simulate(n: int, split: str = "validation", seed: int = 0,
         ``lensval._defaults.CHUNK_SIZE``. Does not change the maps.
     workers : int, optional
         Threads (one parent each); default: the CPUs available. Does not change the maps.
+    tiles_per_parent : {16, 4, 1}
+        Maps cut from each parent (see :func:`simulate`).
 
     Returns
     -------
@@ -327,16 +346,18 @@ def iter_simulate(n: int, split: str = "validation", seed: int = 0,
     # validate now, not on the first next()
     n, split_id, seed, p, chunk_size, workers = _simulate_iv(n, split, seed, preset,
                                                              chunk_size, workers)
-    return _iter_blocks(n, split_id, seed, _spectrum(p.name), chunk_size, workers)
+    tiles = _check_tiles(tiles_per_parent)
+    return _iter_blocks(n, split_id, seed, _spectrum(p.name), chunk_size, workers, tiles)
 
 
 def _iter_blocks(n: int, split_id: int, seed: int, spec: _Spectrum, chunk_size: int,
-                 workers: int) -> Iterator[tuple[int, np.ndarray]]:
-    pool = _pool(workers, n, chunk_size)
+                 workers: int, tiles: int = TILES_PER_PARENT
+                 ) -> Iterator[tuple[int, np.ndarray]]:
+    pool = _pool(workers, n, chunk_size, tiles)
     try:
-        for start, stop in _blocks(n, chunk_size):
+        for start, stop in _blocks(n, chunk_size, tiles):
             block = np.empty((stop - start, MAP_SIZE, MAP_SIZE), dtype=np.float32)
-            _fill(block, start, spec, seed, split_id, pool)
+            _fill(block, start, spec, seed, split_id, pool, tiles)
             yield start, block
     finally:
         if pool is not None:
@@ -345,7 +366,8 @@ def _iter_blocks(n: int, split_id: int, seed: int, spec: _Spectrum, chunk_size: 
 
 def simulate_array(n: int, split: str = "validation", seed: int = 0,
                    preset: str = DEFAULT_PRESET, *, chunk_size: int | None = None,
-                   workers: int | None = None, progress: bool | None = False) -> np.ndarray:
+                   workers: int | None = None, progress: bool | None = False,
+                   tiles_per_parent: int = TILES_PER_PARENT) -> np.ndarray:
     """Simulate ``n`` maps as a plain array.
 
     Parameters are those of :func:`simulate`.
@@ -353,17 +375,19 @@ def simulate_array(n: int, split: str = "validation", seed: int = 0,
     Returns
     -------
     (n, 256, 256) ndarray of float32
-        Map ``i`` is tile ``i % 16`` (row-major) of parent ``i // 16``.
+        With 16 tiles per parent, map ``i`` is tile ``i % 16`` (row-major) of parent
+        ``i // 16``; with 1, map ``i`` is the first tile of parent ``i``.
     """
     n, split_id, seed, p, chunk_size, workers = _simulate_iv(n, split, seed, preset,
                                                              chunk_size, workers)
+    tiles = _check_tiles(tiles_per_parent)
     spec = _spectrum(p.name)
     out = np.empty((n, MAP_SIZE, MAP_SIZE), dtype=np.float32)
-    pool = _pool(workers, n, chunk_size)
+    pool = _pool(workers, n, chunk_size, tiles)
     try:
         with progress_bar(n, f"simulate {split}", progress=progress) as bar:
-            for start, stop in _blocks(n, chunk_size):
-                _fill(out[start:stop], start, spec, seed, split_id, pool)
+            for start, stop in _blocks(n, chunk_size, tiles):
+                _fill(out[start:stop], start, spec, seed, split_id, pool, tiles)
                 bar.update(stop - start)
     finally:
         if pool is not None:
@@ -373,7 +397,8 @@ def simulate_array(n: int, split: str = "validation", seed: int = 0,
 
 def simulate(n: int, split: str = "validation", seed: int = 0, preset: str = DEFAULT_PRESET,
              *, chunk_size: int | None = None, workers: int | None = None,
-             progress: bool | None = None) -> xr.DataArray:
+             progress: bool | None = None,
+             tiles_per_parent: int = TILES_PER_PARENT) -> xr.DataArray:
     """Simulate a reference ensemble of convergence maps.
 
     Parameters
@@ -395,12 +420,19 @@ def simulate(n: int, split: str = "validation", seed: int = 0, preset: str = DEF
         Threads, one parent each; default: the CPUs available. Does not change the maps.
     progress : bool, optional
         Show a progress bar (default: only on an interactive terminal).
+    tiles_per_parent : {16, 4, 1}
+        Maps cut from each 1024^2 parent. 16 (default) uses every tile, like the
+        paper's training crops; tiles of one parent share its large-scale modes, so
+        they are correlated. 1 gives independent maps (one parent each, 16x the cost):
+        use it for sets that two-sample tests treat as independent samples (the
+        reference statistics and the simulator generators do).
 
     Returns
     -------
     xarray.DataArray
         ``kappa(sample, y, x)``, float32, shape ``(n, 256, 256)``, attrs ``angle_deg``
-        (sqrt(12)/4), ``source``, ``preset``, ``split``, ``seed``, ``lensval_version``.
+        (sqrt(12)/4), ``source``, ``preset``, ``split``, ``seed``, ``tiles_per_parent``,
+        ``lensval_version``.
 
     Examples
     --------
@@ -410,16 +442,17 @@ def simulate(n: int, split: str = "validation", seed: int = 0, preset: str = DEF
     ((32, 256, 256), 'float32')
     """
     arr = simulate_array(n, split, seed, preset, chunk_size=chunk_size, workers=workers,
-                         progress=progress)
+                         progress=progress, tiles_per_parent=tiles_per_parent)
     p = preset.name if isinstance(preset, Preset) else preset
     return xr.DataArray(arr, dims=("sample", "y", "x"), name="kappa",
-                        attrs=_attrs(split, int(seed), PRESETS[p]))
+                        attrs=_attrs(split, int(seed), PRESETS[p], int(tiles_per_parent)))
 
 
 def simulate_to_file(path: str | os.PathLike, n: int, split: str = "validation",
                      seed: int = 0, preset: str = DEFAULT_PRESET,
                      chunk_size: int | None = None, progress: bool | None = None, *,
-                     workers: int | None = None) -> Path:
+                     workers: int | None = None,
+                     tiles_per_parent: int = TILES_PER_PARENT) -> Path:
     """Simulate ``n`` maps straight to a NetCDF file, one chunk in memory at a time.
 
     Parameters are those of :func:`simulate`; ``path`` is the output ``.nc``, which
@@ -434,11 +467,13 @@ def simulate_to_file(path: str | os.PathLike, n: int, split: str = "validation",
 
     n, _, seed, p, chunk_size, workers = _simulate_iv(n, split, seed, preset, chunk_size,
                                                       workers)
-    attrs = _attrs(split, seed, p)
+    tiles = _check_tiles(tiles_per_parent)
+    attrs = _attrs(split, seed, p, tiles)
     angle = attrs.pop("angle_deg")
     with MapWriter(path, n=n, map_size=MAP_SIZE, angle_deg=angle, attrs=attrs) as writer, \
             progress_bar(n, f"simulate {split}", progress=progress) as bar:
-        for _, block in iter_simulate(n, split, seed, p.name, chunk_size, workers=workers):
+        for _, block in iter_simulate(n, split, seed, p.name, chunk_size, workers=workers,
+                                      tiles_per_parent=tiles):
             writer.write(block)
             bar.update(block.shape[0])
     return Path(path)

@@ -268,3 +268,17 @@ def test_cli_bad_input(tmp_path, args):
     errors = [line for line in res.output.splitlines() if line.startswith("Error")]
     assert len(errors) == 1, res.output
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("tiles", [1, 4])
+def test_tiles_per_parent_selects_tiles_of_parents(tiles):
+    from lensval.simulator import TILE_LAYOUTS, _simulate_parents, simulate_array
+
+    maps = simulate_array(6, split="development", seed=4, tiles_per_parent=tiles, chunk_size=3)
+    parents = _simulate_parents(-(-6 // tiles), split="development", seed=4)
+    for i in range(6):
+        ty, tx = TILE_LAYOUTS[tiles][i % tiles]
+        tile = parents[i // tiles, ty * 256:(ty + 1) * 256, tx * 256:(tx + 1) * 256]
+        np.testing.assert_array_equal(maps[i], tile.astype(np.float32))
+    with pytest.raises(InputError, match="tiles_per_parent"):
+        simulate_array(4, tiles_per_parent=3)

@@ -27,11 +27,15 @@ PRESET_NAMES = ("cosmogan", "nominal_zs1", "gaussian")
               show_default=True, help="Maps held in memory at a time (does not change them).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Threads (default: all available CPUs; does not change the maps).")
+@click.option("--tiles-per-parent", type=click.Choice(["16", "4", "1"]), default="16",
+              show_default=True,
+              help="Maps cut from each 1024^2 parent: 16 (correlated tiles, cheap) or 1 "
+                   "(independent maps, 16x the cost).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True,
               help="Output NetCDF file (written atomically).")
 @handle_errors
 def simulate(n: int, split: str, seed: int, preset: str, chunk_size: int,
-             workers: int | None, output: str) -> None:
+             workers: int | None, tiles_per_parent: str, output: str) -> None:
     """Simulate N shifted-lognormal convergence maps into a NetCDF file.
 
     Example: lensval simulate --n 1000 --split validation --seed 0 -o val.nc
@@ -39,5 +43,6 @@ def simulate(n: int, split: str, seed: int, preset: str, chunk_size: int,
     from lensval.simulator import simulate_to_file
 
     path = simulate_to_file(output, n, split=split, seed=seed, preset=preset,
-                            chunk_size=chunk_size, workers=workers)
+                            chunk_size=chunk_size, workers=workers,
+                            tiles_per_parent=int(tiles_per_parent))
     click.echo(f"wrote {n} maps ({preset}, split={split}, seed={seed}) to {path}", err=True)
