@@ -28,3 +28,19 @@ CHUNK_SIZE: int = 256
 N_RESAMPLES: int = 1000
 #: Default number of generated maps to score (the paper's 6400).
 N_SCORE: int = 6400
+
+
+def default_kappa_edges() -> np.ndarray:
+    """131 fixed kappa edges -> 130 pixel-histogram bins of width 0.01 on [-0.10, 1.20].
+
+    Data-independent, so that histograms of any two ensembles pool exactly. The range
+    covers the published CosmoGAN validation maps (min ~-0.09, max ~1.05; see
+    docs/reference-data.md); pixels outside it are counted, not dropped
+    (``pixel_under``/``pixel_over`` in a statistics file).
+    """
+    return np.linspace(-0.10, 1.20, 131)
+
+
+def default_peak_nu_edges() -> np.ndarray:
+    """21 peak-height edges in units of the per-map sigma -> 20 bins of 0.5 sigma on [-2, 8]."""
+    return np.linspace(-2.0, 8.0, 21)
