@@ -45,6 +45,12 @@ _LAZY: dict[str, str] = {
     "peak_counts": "lensval.stats",
     "moments": "lensval.stats",
     "correlation_matrix": "lensval.stats",
+    "PowerSpectrum": "lensval.stats",
+    "MinkowskiFunctionals": "lensval.stats",
+    "PixelHistogram": "lensval.stats",
+    "PixelPDF": "lensval.stats",
+    "PeakCounts": "lensval.stats",
+    "Moments": "lensval.stats",
     # two-sample tests
     "ks_2samp": "lensval.gof",
     "anderson_ksamp": "lensval.gof",

@@ -98,7 +98,7 @@ def check_finite(block: np.ndarray, offset: int = 0, where: str = "input") -> No
     if np.isinf(block).any():
         kinds.append("inf")
     raise InputError(
-        f"{where} contains {count} {'/'.join(kinds)} pixel(s), first in sample {first}: "
+        f"{where}: {count} {'/'.join(kinds)} pixel(s), first in sample {first}: "
         "remove or repair those maps"
     )
 

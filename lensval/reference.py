@@ -51,7 +51,7 @@ def simulator_fingerprint(preset: str = "cosmogan") -> str:
 
 
 def _shipped_dir() -> Path:
-    return Path(str(resources.files("lensval.reference_stats")))
+    return Path(str(resources.files("lensval._reference_data")))
 
 
 def _cache_dir() -> Path:

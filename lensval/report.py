@@ -128,8 +128,9 @@ def _fig_power(res, path):
     ax.set_title(r"Power spectrum: mean $\pm 1\sigma$")
     ax.legend()
     ax2.plot(ell, pb.mean(axis=0) / pa.mean(axis=0) - 1, color="C3")
-    ax2.fill_between(ell, -pa.std(axis=0) / pa.mean(axis=0) / np.sqrt(res.n_b),
-                     pa.std(axis=0) / pa.mean(axis=0) / np.sqrt(res.n_b), color="0.8", lw=0)
+    # standard error of the difference of the two means, relative to a's mean
+    se = np.sqrt(pa.var(axis=0) / len(pa) + pb.var(axis=0) / len(pb)) / pa.mean(axis=0)
+    ax2.fill_between(ell, -se, se, color="0.8", lw=0)
     ax2.axhline(0, color="k", lw=0.8)
     ax2.set_ylabel("b/a - 1")
     ax2.set_xlabel(r"$\ell$")
@@ -242,7 +243,7 @@ def write_report(res: ComparisonResult, directory, *, title: str = "lensval comp
         for name, fn, caption in (
             ("pixel_intensity.png", _fig_pixel, "Pixel-intensity distribution (log counts)."),
             ("power_spectrum.png", _fig_power, "Power spectrum, mean and 1-sigma band; "
-             "bottom: fractional difference of the means, grey: the standard error of b."),
+             "bottom: fractional difference of the means, grey: its 1-sigma standard error."),
             ("power_modes.png", _fig_power_modes, "Distributions of P at four modes."),
             ("correlation.png", _fig_corr, "Correlation matrices of the power spectrum and "
              "their differences (with the auxiliary set as yardstick, if given)."),
