@@ -57,6 +57,8 @@ def generate_stats(generator, n: int, *, config=None, rng=0, batch_size: int | N
             parts.append(summarize(maps, config=cfg, progress=False))
             bar.update(block.shape[0])
     ds = xr.concat(parts, dim="sample", combine_attrs="override") if len(parts) > 1 else parts[0]
+    if "sample" in ds.coords:  # each batch numbered its maps from 0
+        ds = ds.assign_coords(sample=np.arange(ds.sizes["sample"]))
     if ds.sizes["sample"] != n:
         raise InputError(f"generator produced {ds.sizes['sample']} maps, {n} were asked for")
     ds.attrs.update({f"generator_{k}": str(v) for k, v in generator.describe().items()})
