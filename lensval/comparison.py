@@ -7,10 +7,11 @@ V0/V1/V2, peaks, correlation) gets per-column statistics and p-values, the paper
 (fraction of columns with p > 0.99 / 0.95 / 0.8, min and median p) and a verdict.
 
 Verdict rule (documented in ``docs/comparison.md`` with its measured false-positive
-rate): within a family, the per-column permutation p-values of both tests (KS and AD)
-are combined by the Westfall-Young min-p adjustment (the same permutations give the
-null distribution of the smallest p-value, so correlations between columns are taken
-into account exactly); a family *disagrees* when its adjusted p-value is below
+rate): within a family, the per-column statistics of both tests (KS and AD) are combined
+by the Westfall-Young max-T adjustment (each standardised by its permutation
+distribution; the same permutations give the null distribution of the largest one, so
+correlations between columns are taken into account exactly); a family *disagrees*
+when its adjusted p-value is below
 ``alpha / n_families`` (Bonferroni across families), so that the chance that any family
 of two samples from the same distribution is flagged is at most ``alpha``.
 """
@@ -38,6 +39,8 @@ FAMILIES = ("pixel", "power", "power_mean", "minkowski_V0", "minkowski_V1", "min
             "peaks", "correlation")
 METHODS = ("permutation", "bootstrap", "asymptotic")
 TESTS = ("ks", "ad")
+#: Cap on the relabellings of the correlation family (each costs one k x k GEMM).
+CORRELATION_MAX_RESAMPLES = 999
 #: Thresholds of the paper's counts of columns "with p-value above".
 PAPER_LEVELS = (0.99, 0.95, 0.8)
 
@@ -62,14 +65,16 @@ def _is_stats(ds: xr.Dataset) -> bool:
 
 
 def summarize_input(obj: Any, *, config=None, angle_deg: float | None = None,
-                    cache: bool = True, progress: bool | None = None,
-                    name: str = "input") -> xr.Dataset:
+                    default_angle: float | None = None, cache: bool = True,
+                    progress: bool | None = None, name: str = "input") -> xr.Dataset:
     """Statistics of ``obj`` (maps or statistics; arrays, xarray objects or paths).
 
     Map files are summarised once and cached under ``$LENSVAL_CACHE_DIR`` (default
     ``~/.cache/lensval/stats``) with a key made of the file's content hash and the
     statistics configuration hash, so a changed file or configuration never serves
-    stale statistics.
+    stale statistics. ``angle_deg`` is what the user gave (it must agree with a file's
+    own value); ``default_angle`` is used only for inputs that carry none (plain arrays,
+    ``.npy``/``.npz``).
     """
     from lensval.io import as_maps, open_maps, open_stats, save_dataset
     from lensval.stats import StatsConfig, summarize
@@ -83,15 +88,24 @@ def summarize_input(obj: Any, *, config=None, angle_deg: float | None = None,
             ds = open_stats(path) if _peek_is_stats(path) else None
             if ds is not None:
                 return ds.load()
-        key = f"{_file_digest(path)[:32]}-{cfg.config_hash()[:16]}"
+        angle_key = hashlib.sha256(repr(None if angle_deg is None else float(angle_deg))
+                                   .encode()).hexdigest()[:8]
+        key = f"{_file_digest(path)[:32]}-{cfg.config_hash()[:16]}-{angle_key}"
         cached = _cache_dir() / f"{key}.nc"
         if cache and cached.exists():
             try:
                 return open_stats(cached).load()
             except InputError:
                 cached.unlink(missing_ok=True)
+        if angle_deg is None and path.suffix.lower() in (".npy", ".npz"):
+            angle_deg = default_angle
         maps = open_maps(path, angle_deg=angle_deg)
-        ds = summarize(maps, config=cfg, progress=progress)
+        _warn_correlated_tiles(maps, f"'{path}'")
+        try:
+            ds = summarize(maps, config=cfg, progress=progress)
+        except InputError as exc:
+            msg = str(exc)
+            raise InputError(msg if str(path) in msg else f"'{path}': {msg}") from None
         ds.attrs["source_file"] = str(path)
         if cache:
             cached.parent.mkdir(parents=True, exist_ok=True)
@@ -101,11 +115,27 @@ def summarize_input(obj: Any, *, config=None, angle_deg: float | None = None,
         if _is_stats(obj):
             return obj
         if "kappa" in obj:
+            if angle_deg is None and "angle_deg" not in obj["kappa"].attrs:
+                angle_deg = default_angle
             return summarize(as_maps(obj, angle_deg=angle_deg, check=False), config=cfg,
                              progress=progress)
         raise InputError(f"{name}: dataset has neither 'power' (statistics) nor 'kappa' (maps)")
+    if angle_deg is None and not (isinstance(obj, xr.DataArray) and "angle_deg" in obj.attrs):
+        angle_deg = default_angle
     maps = as_maps(obj, angle_deg=angle_deg, check=False, name=name)
+    _warn_correlated_tiles(maps, name)
     return summarize(maps, config=cfg, progress=progress)
+
+
+def _warn_correlated_tiles(maps, where: str) -> None:
+    tiles = maps.attrs.get("tiles_per_parent")
+    if tiles is not None and int(tiles) > 1:
+        import warnings
+
+        warnings.warn(
+            f"{where} holds tiles of larger maps ({int(tiles)} per parent): correlated "
+            "samples make the tests anti-conservative; simulate with --tiles-per-parent 1",
+            UserWarning, stacklevel=3)
 
 
 def _peek_is_stats(path: Path) -> bool:
@@ -375,10 +405,10 @@ class ComparisonResult:
         ds["verdict"] = xr.DataArray([f.verdict for f in self.families.values()], dims="family")
         ds["family_pvalue"] = xr.DataArray(
             [f.family_pvalue for f in self.families.values()], dims="family")
+        ds["rule"] = xr.DataArray([f.rule for f in self.families.values()], dims="family")
         ds.attrs.update(method=self.method, n_resamples=self.n_resamples,
                         seed=-1 if self.seed is None else self.seed, alpha=self.alpha,
-                        n_a=self.n_a, n_b=self.n_b, lensval_version=__version__,
-                        rule=next(iter(self.families.values())).rule if self.families else "")
+                        n_a=self.n_a, n_b=self.n_b, lensval_version=__version__)
         return ds
 
     def to_netcdf(self, path) -> Path:
@@ -404,40 +434,46 @@ def _tolist(v):
 
 
 # --------------------------------------------------------------------------- engine
-def _resolve_seed(rng) -> tuple[np.random.Generator, int | None]:
+def _resolve_seed(rng) -> tuple[np.random.SeedSequence, int | None]:
+    """A SeedSequence to spawn one stream per family from, and the integer seed if any."""
     if isinstance(rng, np.random.Generator):
-        return rng, None
+        # one draw from the user's generator seeds everything, so the families stay
+        # independent of each other's number of draws
+        return np.random.SeedSequence(int(rng.integers(2**63))), None
     if rng is None:
         seed = int(np.random.SeedSequence().entropy % (2**31))
-    else:
+    elif isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
         seed = int(rng)
-    return np.random.default_rng(seed), seed
+    else:
+        raise InputError(f"rng must be a non-negative integer seed, a numpy Generator or "
+                         f"None, got {rng!r}")
+    return np.random.SeedSequence(seed), seed
 
 
-def _westfall_young(obs_p: np.ndarray, null_p: np.ndarray) -> float:
-    """Adjusted family p-value from the min-p over columns (Westfall & Young 1993).
+def _max_t(obs: list[np.ndarray], null: list[np.ndarray]) -> float:
+    """Family p-value by the Westfall-Young single-step max-T adjustment.
 
-    ``obs_p`` (k,) observed per-column p-values; ``null_p`` (B, k) the per-column
-    p-values of each permutation, computed against the same null distribution.
+    ``obs`` holds per-test observed statistics ``(k,)``, ``null`` the matching
+    permutation statistics ``(B, k)`` (larger = more extreme). Each column is
+    standardised by the mean and standard deviation of its permutation distribution,
+    so that columns of different scales (and the KS and AD tests) compete fairly; the
+    family statistic is the largest standardised statistic, and its p-value is
+    ``(1 + #{b: max_j z_bj >= max_j z_obs_j}) / (B + 1)`` over the same permutations.
+    Unlike the min-p form, it does not saturate at the ``1/(B+1)`` resolution of the
+    per-column p-values when there are many columns.
     """
-    min_obs = obs_p.min()
-    min_null = null_p.min(axis=1)
-    B = null_p.shape[0]
-    # same tolerance as the per-column comparison: p-values are multiples of 1/(B+1)
-    return float((1 + np.count_nonzero(min_null <= min_obs * (1 + 1e-12))) / (B + 1))
-
-
-def _null_pvalues(null: np.ndarray) -> np.ndarray:
-    """Per-permutation p-values: for each null statistic, (1 + #{null >= it}) / (B + 1)."""
-    B, k = null.shape
-    out = np.empty_like(null, dtype=np.float64)
-    for j in range(k):
-        col = null[:, j]
-        srt = np.sort(col)
-        # number of null values >= each value
-        ge = B - np.searchsorted(srt, col, side="left")
-        out[:, j] = (1 + ge) / (B + 1)
-    return out
+    z_obs, z_null = [], []
+    for o, n in zip(obs, null):
+        mu, sd = n.mean(axis=0), n.std(axis=0)
+        ok = sd > 1e-12 * np.maximum(np.abs(mu), 1e-300)  # degenerate null: no information
+        sd = np.where(ok, sd, 1.0)
+        z_obs.append(np.where(ok, (o - mu) / sd, 0.0))
+        z_null.append(np.where(ok, (n - mu) / sd, 0.0))
+    t_obs = float(np.max(np.concatenate(z_obs)))
+    t_null = np.max(np.hstack(z_null), axis=1)
+    B = t_null.size
+    tol = 1e-9 * max(abs(t_obs), 1.0)
+    return float((1 + np.count_nonzero(t_null >= t_obs - tol)) / (B + 1))
 
 
 def _holm(p: np.ndarray) -> float:
@@ -461,10 +497,10 @@ def _test_family(cols: _Columns, method: str, n_resamples: int, rng: np.random.G
         for t in tests:
             stat[t] = np.asarray(res[t].statistic, float)
             pval[t] = np.asarray(res[t].pvalue, float)
-            nulls.append(_null_pvalues(np.asarray(res[t].null_distribution, float)))
-        obs = np.concatenate([pval[t] for t in tests])
-        fam_p = _westfall_young(obs, np.hstack(nulls))
-        rule = "Westfall-Young min-p over columns and tests (permutation), Bonferroni over families"
+            nulls.append(np.asarray(res[t].null_distribution, float))
+        fam_p = _max_t([stat[t] for t in tests], nulls)
+        rule = ("Westfall-Young max-T over columns and tests (permutation), Bonferroni over "
+                "families")
     elif method == "bootstrap":
         res = gof.bootstrap_test(cols.a, cols.b, axis=0, tests=tests,
                                  n_resamples=n_resamples, rng=rng, batch=batch)
@@ -477,9 +513,15 @@ def _test_family(cols: _Columns, method: str, n_resamples: int, rng: np.random.G
         rule = ("Holm over the median bootstrap p-values of all columns and tests "
                 "(not calibrated: bootstrap p-values are descriptive), Bonferroni over families")
     else:
+        import warnings
+
         for t in tests:
-            r = gof.ks_2samp(cols.a, cols.b, axis=0) if t == "ks" else \
-                gof.anderson_ksamp(cols.a, cols.b, axis=0)
+            with warnings.catch_warnings():
+                # SciPy falls back to the asymptotic KS p-value where the exact one fails
+                warnings.filterwarnings("ignore", message=".*xact calculation unsuccessful.*",
+                                        category=RuntimeWarning)
+                r = gof.ks_2samp(cols.a, cols.b, axis=0) if t == "ks" else \
+                    gof.anderson_ksamp(cols.a, cols.b, axis=0)
             stat[t] = np.asarray(r.statistic, float)
             pval[t] = np.asarray(r.pvalue, float)
         fam_p = _holm(np.concatenate([pval[t] for t in tests]))
@@ -520,22 +562,26 @@ def _mean_family(cols: _Columns, n_resamples: int, rng: np.random.Generator,
         null[lo:hi] = _welch_t(x, n_a, ind @ x, ind @ x2, s, ss)
     tol = 1e-9 * np.maximum(t_obs, 1.0)
     pv = (1 + np.count_nonzero(null >= t_obs - tol, axis=0)) / (B + 1)
-    fam_p = _westfall_young(pv, _null_pvalues(null))
-    rule = "Westfall-Young min-p over columns (permutation, |Welch t|), Bonferroni over families"
+    fam_p = _max_t([t_obs], [null])
+    rule = "Westfall-Young max-T over columns (permutation, |Welch t|), Bonferroni over families"
     return {"t": t_obs}, {"t": pv}, fam_p, rule
 
 
 def _correlation_family(a: xr.Dataset, b: xr.Dataset, aux: xr.Dataset | None,
                         n_resamples: int, rng: np.random.Generator) -> tuple[dict, float, str]:
     """Correlation matrices of the power spectrum: RMS/max |C_a - C_b|, calibrated by
-    permutation (B = min(n_resamples, 199) relabellings), and against an auxiliary set."""
+    permutation (B = min(n_resamples, 999) relabellings), and against an auxiliary set."""
     keep = np.asarray(a["n_modes"]) > 0
-    pa = np.asarray(a["power"])[:, keep]
-    pb = np.asarray(b["power"])[:, keep]
+    sets = [np.asarray(d["power"]) for d in (a, b) + (() if aux is None else (aux,))]
+    for x in sets:  # a correlation needs variance in every set
+        keep &= x.max(axis=0) > x.min(axis=0)
+    if keep.sum() < 2:
+        raise InputError("the power spectra have fewer than 2 varying modes: the correlation "
+                         "family cannot be tested (leave it out with families=...)")
+    pa, pb = sets[0][:, keep], sets[1][:, keep]
     from lensval import gof
 
-    cmp = gof.compare_correlations(pa, pb, aux=None if aux is None else
-                                   np.asarray(aux["power"])[:, keep])
+    cmp = gof.compare_correlations(pa, pb, aux=None if aux is None else sets[2][:, keep])
     extra = {
         "max_abs_diff": float(cmp.max_abs_diff),
         "rms_abs_diff": float(cmp.rms_abs_diff),
@@ -571,7 +617,7 @@ def _correlation_family(a: xr.Dataset, b: xr.Dataset, aux: xr.Dataset | None,
 
     obs_idx = np.arange(n_a) if small_is_a else np.arange(n_a, n)
     t_obs = _rms(obs_idx)
-    B = int(min(n_resamples, 199))
+    B = int(min(n_resamples, CORRELATION_MAX_RESAMPLES))
     perms = np.array([_rms(rng.permutation(n)[:m]) for _ in range(B)])
     p = float((1 + np.count_nonzero(perms >= t_obs * (1 - 1e-12))) / (B + 1))
     extra["rms_abs_diff_permutation_null_median"] = float(np.median(perms))
@@ -645,28 +691,41 @@ def compare(a, b, *, aux=None, method: str = "permutation", n_resamples: int = 1
             config = StatsConfig.from_attrs(sa.attrs)
         except Exception:
             config = StatsConfig()
-    ang_b = angle_deg if angle_deg is not None else sa.attrs.get("angle_deg")
-    sb = summarize_input(b, config=config, angle_deg=ang_b, cache=cache, progress=progress,
-                         name="b")
+    ang_a = sa.attrs.get("angle_deg")
+    sb = summarize_input(b, config=config, angle_deg=angle_deg, default_angle=ang_a,
+                         cache=cache, progress=progress, name="b")
     check_comparable(sa, sb, ("a", "b"))
+    for nm, ds in (("a", sa), ("b", sb)):
+        if ds.sizes["sample"] < 2:
+            raise InputError(f"{nm} has {ds.sizes['sample']} map(s); two-sample tests need at "
+                             "least 2 per ensemble")
     saux = None
     if aux is not None:
-        saux = summarize_input(aux, config=config, angle_deg=ang_b, cache=cache,
-                               progress=progress, name="aux")
+        saux = summarize_input(aux, config=config, angle_deg=angle_deg, default_angle=ang_a,
+                               cache=cache, progress=progress, name="aux")
         check_comparable(sa, saux, ("a", "aux"))
 
     gen, seed = _resolve_seed(rng)
     cols = _family_columns(sa, sb)
-    wanted = [f for f in (families or FAMILIES) if f in cols or f == "correlation"]
+    requested = list(dict.fromkeys(families or FAMILIES))  # keep order, drop repeats
+    wanted = [f for f in requested if f in cols or (f == "correlation" and "power" in cols)]
+    if not wanted:
+        raise InputError(f"none of the families {requested} has a varying feature to test")
     n_fam = len(wanted)
     alpha_f = alpha / n_fam
-    if method == "permutation" and 1.0 / (int(n_resamples) + 1) >= alpha_f:
+    # permutation-based families: can their smallest p-value get below the threshold?
+    perm_b = {f: (min(int(n_resamples), CORRELATION_MAX_RESAMPLES) if f == "correlation"
+                  else int(n_resamples))
+              for f in wanted if method == "permutation" or f in ("power_mean", "correlation")}
+    blind = [f for f, B in perm_b.items() if 1.0 / (B + 1) >= alpha_f]
+    if blind:
         import warnings
 
+        B = min(perm_b[f] for f in blind)
         warnings.warn(
-            f"with n_resamples={n_resamples} the smallest permutation p-value is "
-            f"{1 / (int(n_resamples) + 1):.3g}, not below the family threshold {alpha_f:.3g}: "
-            f"no family can disagree; use n_resamples >= {int(np.ceil(1 / alpha_f))}",
+            f"with {B} resamples the smallest permutation p-value is {1 / (B + 1):.3g}, not "
+            f"below the family threshold {alpha_f:.3g}: {', '.join(blind)} cannot disagree; "
+            f"use n_resamples >= {int(np.ceil(1 / alpha_f))}",
             UserWarning, stacklevel=2)
     results: dict[str, FamilyResult] = {}
     from lensval._progress import progress_bar
@@ -676,7 +735,7 @@ def compare(a, b, *, aux=None, method: str = "permutation", n_resamples: int = 1
             # one independent, seeded stream per family: adding a family never changes
             # another family's numbers
             fam_rng = np.random.default_rng(
-                [seed if seed is not None else int(gen.integers(2**31)), FAMILIES.index(fam)])
+                np.random.SeedSequence(gen.entropy, spawn_key=(FAMILIES.index(fam),)))
             if fam == "correlation":
                 extra, fam_p, rule = _correlation_family(sa, sb, saux, n_resamples, fam_rng)
                 results[fam] = FamilyResult(

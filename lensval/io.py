@@ -114,8 +114,8 @@ def as_maps(obj: Any, angle_deg: float | None = None, *, check: bool = True,
         Maps of shape ``(N, M, M)`` or ``(N, 1, M, M)``; a torch tensor or anything
         with ``__array__`` works; a path is opened with :func:`open_maps`.
     angle_deg : float, optional
-        Side of one map in degrees. Required for plain arrays; overrides the
-        ``angle_deg`` attr of a DataArray when given.
+        Side of one map in degrees. Required for plain arrays; for a DataArray with an
+        ``angle_deg`` attr it must agree with it.
     check : bool
         Check for NaN/inf. For lazily loaded data this reads everything, so the
         streaming operations pass ``check=False`` and check chunk by chunk instead.
@@ -138,8 +138,14 @@ def as_maps(obj: Any, angle_deg: float | None = None, *, check: bool = True,
         _check_shape(tuple(da.shape), name)
         if tuple(da.dims) != MAP_DIMS:
             da = da.rename(dict(zip(da.dims, MAP_DIMS)))
-        angle = _check_angle(angle_deg if angle_deg is not None else da.attrs.get("angle_deg"),
-                             name)
+        stored = da.attrs.get("angle_deg")
+        if angle_deg is not None and stored is not None and not np.isclose(
+                float(angle_deg), float(stored), rtol=1e-9, atol=0):
+            raise InputError(
+                f"{name} says angle_deg={float(stored):g} but {float(angle_deg):g} was given: "
+                "drop angle_deg (--angle-deg) or fix the file"
+            )
+        angle = _check_angle(angle_deg if angle_deg is not None else stored, name)
         da = da.rename("kappa")
         da.attrs = {**da.attrs, "angle_deg": angle}
     else:
@@ -199,8 +205,8 @@ def open_maps(path: str | os.PathLike, angle_deg: float | None = None, *,
         ``.nc`` (NetCDF written by lensval or any file with a ``kappa(sample, y, x)``
         variable), ``.npy``/``.npz`` (shape ``(N, M, M)`` or ``(N, 1, M, M)``), or FITS.
     angle_deg : float, optional
-        Side of one map in degrees; required for ``.npy``/``.npz``, overrides the file's
-        value otherwise.
+        Side of one map in degrees; required for ``.npy``/``.npz``; for other formats it
+        must agree with the file's own value (a mismatch raises :class:`InputError`).
     chunks : dict, optional
         Dask chunks, e.g. ``{"sample": 256}``, to get a dask-backed array (needs dask).
 

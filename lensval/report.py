@@ -167,11 +167,17 @@ def _fig_corr(res, path):
     keep = np.asarray(sa["n_modes"]) > 0
     ca = np.corrcoef(np.asarray(sa["power"])[:, keep], rowvar=False)
     cb = np.corrcoef(np.asarray(sb["power"])[:, keep], rowvar=False)
-    panels = [(ca, "a (reference)", (-1, 1), "RdBu_r"), (cb, "b (candidate)", (-1, 1), "RdBu_r"),
-              (cb - ca, "b - a", (-0.2, 0.2), "PuOr_r")]
+    diffs = [cb - ca]
     if sx is not None:
         cx = np.corrcoef(np.asarray(sx["power"])[:, keep], rowvar=False)
-        panels.append((cx - ca, "aux - a (yardstick)", (-0.2, 0.2), "PuOr_r"))
+        diffs.append(cx - ca)
+    # one symmetric scale for the difference panels, set by their 99th percentile
+    lim = float(np.nanpercentile(np.abs(np.concatenate([d.ravel() for d in diffs])), 99))
+    lim = max(lim, 1e-3)
+    panels = [(ca, "a (reference)", (-1, 1), "RdBu_r"), (cb, "b (candidate)", (-1, 1), "RdBu_r"),
+              (diffs[0], "b - a", (-lim, lim), "PuOr_r")]
+    if sx is not None:
+        panels.append((diffs[1], "aux - a (yardstick)", (-lim, lim), "PuOr_r"))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4))
     for ax, (m, title, lim, cmap) in zip(axes, panels):
         im = ax.imshow(m, origin="lower", vmin=lim[0], vmax=lim[1], cmap=cmap)
@@ -235,9 +241,21 @@ def write_report(res: ComparisonResult, directory, *, title: str = "lensval comp
     import shutil
     import tempfile
 
+    from lensval.errors import InputError
+
     out = Path(directory)
-    out.parent.mkdir(parents=True, exist_ok=True) if str(out.parent) else None
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if str(out.parent) else "."))
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"cannot write the report: folder '{parent}' does not exist")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"cannot write the report: '{out}' exists and is not a folder")
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes owner-only folders
+    except OSError as exc:
+        raise InputError(f"cannot write the report into '{out}': {exc.strerror}") from None
     try:
         figs = []
         for name, fn, caption in (
@@ -267,14 +285,14 @@ def write_report(res: ComparisonResult, directory, *, title: str = "lensval comp
             f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;"
             "max-width:1100px;margin:auto}} pre{{background:#f6f6f6;padding:8px}}</style>"
             "</head><body>" + "\n".join(body) + "</body></html>")
+        # swap folders: the old report is replaced whole, never mixed with the new one
+        old = None
         if out.exists():
-            if not out.is_dir():
-                raise FileExistsError(f"{out} exists and is not a folder")
-            for p in tmp.iterdir():
-                os.replace(p, out / p.name)
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, out)
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=parent))
+            os.replace(out, old / "report")
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

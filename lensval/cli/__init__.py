@@ -70,6 +70,12 @@ def handle_errors(func):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def main(quiet: bool) -> None:
     """Validate generative models of weak-lensing convergence maps."""
+    import warnings
+
+    def _one_line(message, category, filename, lineno, file=None, line=None):
+        click.echo(f"Warning: {message}", err=True)
+
+    warnings.showwarning = _one_line
     if quiet:
         from lensval._progress import set_quiet
 

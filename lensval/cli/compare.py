@@ -29,11 +29,12 @@ def result_options(func):
 
 
 def emit(res, as_json: bool, output: str | None, report_dir: str | None, title: str) -> None:
-    if output:
-        res.to_netcdf(output)
+    # the report first: if it fails, no other output has been written
     if report_dir:
         page = res.report(report_dir, title=title)
         click.echo(f"report: {page}", err=True)
+    if output:
+        res.to_netcdf(output)
     click.echo(res.to_json() if as_json else res.table())
 
 
