@@ -107,7 +107,16 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{where} does not exist")
     try:
         data = p.read_bytes()
+        # torch's zip reader does not check CRCs: silently flipped bytes in a weight
+        # record would load as wrong weights, so verify every member first.
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            bad = archive.testzip()
+        if bad is not None:
+            raise CheckpointError(f"{where} is corrupt (CRC mismatch in {bad!r}): "
+                                  "re-download it or train a new one")
         blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except CheckpointError:
+        raise
     except Exception as exc:  # pickle.UnpicklingError, RuntimeError, zipfile errors, EOF...
         kind = _why(exc)
         raise CheckpointError(

@@ -68,12 +68,17 @@ class Transform:
         return (u - self.shift).astype(np.float32)
 
     def inverse_torch(self, s):
-        """:meth:`inverse` on a torch tensor (computed in float64, returned float32)."""
+        """:meth:`inverse` on a torch tensor, in float32.
+
+        float32 suffices: ``s`` is a float32 tanh output and ``1 - s`` is exact for
+        ``s >= 0.5`` (Sterbenz), so the result carries ~1e-7 relative error, far below
+        the information in ``s``; it runs at the network's speed.
+        """
+        s = s.float()
         if self.name == "none":
-            return s.float()
-        s = s.double().clamp(-1.0, _S_CLIP)
-        u = self.scale * (1.0 + s) / (1.0 - s)
-        return (u - self.shift).float()
+            return s
+        s = s.clamp(-1.0, _S_CLIP)
+        return self.scale * (1.0 + s) / (1.0 - s) - self.shift
 
     def to_dict(self) -> dict:
         """JSON-able description (stored in checkpoints)."""
