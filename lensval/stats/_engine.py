@@ -296,13 +296,12 @@ def compute_block(block: np.ndarray, plan: Plan, *, threads: int | None = None,
         return out
     cuts = np.linspace(0, k, workers + 1).astype(int)
     slices = [slice(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
-    with _pool(len(slices)) as pool:
-        futures = [pool.submit(_compute_serial, block[s], plan,
-                               {key: arr[s] for key, arr in out.items()},
-                               offset + s.start, name)
-                   for s in slices]
-        for f in futures:  # in order: the first bad sample is the one reported
-            f.result()
+    futures = [_pool(workers).submit(_compute_serial, block[s], plan,
+                                     {key: arr[s] for key, arr in out.items()},
+                                     offset + s.start, name)
+               for s in slices]
+    for f in futures:  # in order: the first bad sample is the one reported
+        f.result()
     return out
 
 
