@@ -22,7 +22,6 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -243,7 +242,7 @@ def _family_columns(a: xr.Dataset, b: xr.Dataset) -> dict[str, _Columns]:
         varying = pooled.max(axis=0) > pooled.min(axis=0)
         if not varying.all():
             out[fam] = _Columns(c.a[:, varying], c.b[:, varying],
-                                [lab for lab, v in zip(c.labels, varying) if v],
+                                [lab for lab, v in zip(c.labels, varying, strict=False) if v],
                                 c.coord[varying], c.coord_name)
         if out[fam].a.shape[1] == 0:
             del out[fam]
@@ -463,7 +462,7 @@ def _max_t(obs: list[np.ndarray], null: list[np.ndarray]) -> float:
     per-column p-values when there are many columns.
     """
     z_obs, z_null = [], []
-    for o, n in zip(obs, null):
+    for o, n in zip(obs, null, strict=False):
         mu, sd = n.mean(axis=0), n.std(axis=0)
         ok = sd > 1e-12 * np.maximum(np.abs(mu), 1e-300)  # degenerate null: no information
         sd = np.where(ok, sd, 1.0)
@@ -525,7 +524,8 @@ def _test_family(cols: _Columns, method: str, n_resamples: int, rng: np.random.G
             stat[t] = np.asarray(r.statistic, float)
             pval[t] = np.asarray(r.pvalue, float)
         fam_p = _holm(np.concatenate([pval[t] for t in tests]))
-        rule = "Holm over the asymptotic p-values of all columns and tests, Bonferroni over families"
+        rule = ("Holm over the asymptotic p-values of all columns and tests, Bonferroni over "
+                "families")
     return stat, pval, p05, fam_p, rule
 
 

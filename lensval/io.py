@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -137,7 +138,7 @@ def as_maps(obj: Any, angle_deg: float | None = None, *, check: bool = True,
             da = da.isel({da.dims[1]: 0})
         _check_shape(tuple(da.shape), name)
         if tuple(da.dims) != MAP_DIMS:
-            da = da.rename(dict(zip(da.dims, MAP_DIMS)))
+            da = da.rename(dict(zip(da.dims, MAP_DIMS, strict=False)))
         stored = da.attrs.get("angle_deg")
         if angle_deg is not None and stored is not None and not np.isclose(
                 float(angle_deg), float(stored), rtol=1e-9, atol=0):

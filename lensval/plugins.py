@@ -72,7 +72,7 @@ class Generator:
 
     # -- to implement --------------------------------------------------------------
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """Maps ``(n, M, M)`` (float32 or float64, kappa units) for latents ``z`` ``(n, latent_dim)``."""
+        """Maps ``(n, M, M)`` in kappa units for latent vectors ``z`` ``(n, latent_dim)``."""
         raise NotImplementedError(f"{type(self).__name__} has no latent space (decode)")
 
     def features(self, maps: np.ndarray) -> np.ndarray | None:

@@ -146,7 +146,7 @@ def _fig_power_modes(res, path):
     keep = np.flatnonzero(np.asarray(sa["n_modes"]) > 0)
     picks = keep[np.linspace(0, keep.size - 1, 4).round().astype(int)]
     fig, axes = plt.subplots(1, 4, figsize=(12, 3.2))
-    for ax, k in zip(axes, picks):
+    for ax, k in zip(axes, picks, strict=False):
         xa, xb = np.asarray(sa["power"])[:, k], np.asarray(sb["power"])[:, k]
         bins = np.histogram_bin_edges(np.log10(np.concatenate([xa, xb])), 30)
         ax.hist(np.log10(xa), bins, density=True, histtype="step", color="k", label="a")
@@ -179,7 +179,7 @@ def _fig_corr(res, path):
     if sx is not None:
         panels.append((diffs[1], "aux - a (yardstick)", (-lim, lim), "PuOr_r"))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 3.4))
-    for ax, (m, title, lim, cmap) in zip(axes, panels):
+    for ax, (m, title, lim, cmap) in zip(axes, panels, strict=False):
         im = ax.imshow(m, origin="lower", vmin=lim[0], vmax=lim[1], cmap=cmap)
         ax.set_title(title)
         ax.set_xlabel("mode index")
@@ -197,7 +197,7 @@ def _fig_minkowski(res, path):
     nu = np.asarray(sa["nu"])
     funcs = [str(f) for f in np.asarray(sa["functional"])]
     fig, axes = plt.subplots(1, len(funcs), figsize=(4 * len(funcs), 3.5))
-    for i, (ax, f) in enumerate(zip(axes, funcs)):
+    for i, (ax, f) in enumerate(zip(axes, funcs, strict=False)):
         _band(ax, nu, np.asarray(sa["minkowski"])[:, i], "k", "a")
         _band(ax, nu, np.asarray(sb["minkowski"])[:, i], "C3", "b")
         ax.set_title(f)
@@ -214,9 +214,9 @@ def _fig_pvalues(res, path):
     plt = _plt()
     fams = [f for n, f in res.families.items() if n != "correlation"]
     fig, axes = plt.subplots(len(fams), 1, figsize=(8, 1.9 * len(fams)), squeeze=False)
-    for ax, f in zip(axes[:, 0], fams):
+    for ax, f in zip(axes[:, 0], fams, strict=False):
         x = np.arange(len(f.labels))
-        for t, mk in zip(f.pvalue, ("o", "s")):
+        for t, mk in zip(f.pvalue, ("o", "s"), strict=False):
             ax.plot(x, f.pvalue[t], mk, ms=3, label=t.upper())
         ax.axhline(f.alpha_family, color="C3", lw=0.8, ls="--")
         ax.set_yscale("log")

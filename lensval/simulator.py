@@ -220,7 +220,7 @@ TILE_LAYOUTS: dict[int, tuple[tuple[int, int], ...]] = {
 
 def _cut(parent: np.ndarray, out: np.ndarray, tiles: int = TILES_PER_PARENT) -> None:
     """Write the first ``len(out)`` of the ``tiles`` kept 256^2 tiles of ``parent`` to ``out``."""
-    for t, (ty, tx) in zip(range(out.shape[0]), TILE_LAYOUTS[tiles]):
+    for t, (ty, tx) in zip(range(out.shape[0]), TILE_LAYOUTS[tiles], strict=False):
         out[t] = parent[ty * MAP_SIZE:(ty + 1) * MAP_SIZE, tx * MAP_SIZE:(tx + 1) * MAP_SIZE]
 
 

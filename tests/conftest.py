@@ -21,8 +21,8 @@ def import_lenstools():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import lenstools_compat  # noqa: F401
             import lenstools  # noqa: F401
+            import lenstools_compat  # noqa: F401
             from lenstools import ConvergenceMap  # noqa: F401
     except Exception as exc:  # not installed, or broken build
         pytest.skip(f"LensTools not importable ({type(exc).__name__}: {exc})")

@@ -24,7 +24,8 @@ def maps():
 def test_import_is_light():
     code = (
         "import sys, lensval; lensval.__version__; "
-        "heavy = [m for m in ('torch', 'ROOT', 'dask', 'numba', 'lensval_dcgan') if m in sys.modules]; "
+        "heavy = [m for m in ('torch', 'ROOT', 'dask', 'numba', 'lensval_dcgan') "
+        "if m in sys.modules]; "
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -121,7 +122,7 @@ def test_truncated_and_garbage_files(maps, tmp_path):
     (tmp_path / "trunc.npy").write_bytes(npy[: len(npy) // 2])
     for name in ("trunc.nc", "junk.nc"):
         with pytest.raises(InputError, match="cannot read"):
-            lv.open_maps(tmp_path / name).values
+            _ = lv.open_maps(tmp_path / name).values
     with pytest.raises(InputError, match="cannot read"):
         lv.open_maps(tmp_path / "trunc.npy", angle_deg=1.0)
     with pytest.raises(InputError, match="does not exist"):

@@ -6,7 +6,6 @@ LensTools comparisons live in test_stats_lenstools.py.
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
 import textwrap

@@ -33,9 +33,9 @@ def build(names, out_dir):
 @handle_errors
 def show():
     """Where the reference statistics come from and whether they are current."""
-    from lensval.reference import RECIPES, _mismatch, _shipped_dir
-
     import xarray as xr
+
+    from lensval.reference import RECIPES, _mismatch, _shipped_dir
 
     for name in RECIPES:
         path = _shipped_dir() / f"{name}.nc"
