@@ -3,6 +3,7 @@ that need them skip cleanly when they are not installed."""
 
 from __future__ import annotations
 
+import importlib
 import sys
 import warnings
 from pathlib import Path
@@ -21,8 +22,10 @@ def import_lenstools():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            # the shim must be imported before LensTools (it patches numpy 2 and
+            # setuptools >= 81); import_module keeps import sorters from reordering it
+            importlib.import_module("lenstools_compat")
             import lenstools  # noqa: F401
-            import lenstools_compat  # noqa: F401
             from lenstools import ConvergenceMap  # noqa: F401
     except Exception as exc:  # not installed, or broken build
         pytest.skip(f"LensTools not importable ({type(exc).__name__}: {exc})")
