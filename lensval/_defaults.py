@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 
@@ -20,6 +22,13 @@ def default_ell_edges() -> np.ndarray:
 def default_nu_edges() -> np.ndarray:
     """20 threshold edges in units of the per-map sigma -> 19 Minkowski bins."""
     return np.linspace(-2.0, 1.8, 20)
+
+
+def cache_dir(kind: str) -> Path:
+    """``$LENSVAL_CACHE_DIR/<kind>``; the root defaults to ``$XDG_CACHE_HOME/lensval``."""
+    root = os.environ.get("LENSVAL_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lensval")
+    return Path(root) / kind
 
 
 #: Maps processed per chunk when streaming (bounds peak memory).

@@ -29,6 +29,7 @@ import numpy as np
 import xarray as xr
 
 from lensval import __version__
+from lensval._defaults import cache_dir
 from lensval.errors import ConfigMismatchError, InputError
 
 __all__ = ["compare", "ComparisonResult", "FamilyResult", "summarize_input", "FAMILIES"]
@@ -45,12 +46,6 @@ PAPER_LEVELS = (0.99, 0.95, 0.8)
 
 
 # --------------------------------------------------------------------------- inputs
-def _cache_dir() -> Path:
-    root = os.environ.get("LENSVAL_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lensval")
-    return Path(root) / "stats"
-
-
 def _file_digest(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -90,7 +85,7 @@ def summarize_input(obj: Any, *, config=None, angle_deg: float | None = None,
         angle_key = hashlib.sha256(repr(None if angle_deg is None else float(angle_deg))
                                    .encode()).hexdigest()[:8]
         key = f"{_file_digest(path)[:32]}-{cfg.config_hash()[:16]}-{angle_key}"
-        cached = _cache_dir() / f"{key}.nc"
+        cached = cache_dir("stats") / f"{key}.nc"
         if cache and cached.exists():
             try:
                 return open_stats(cached).load()

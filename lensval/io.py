@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -417,7 +418,7 @@ class MapWriter:
                 var.attrs[k] = v
             self._file, self._var = f, var
         except BaseException:
-            self._ctx.__exit__(*__import__("sys").exc_info())
+            self._ctx.__exit__(*sys.exc_info())
             raise
         return self
 

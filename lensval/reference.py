@@ -18,6 +18,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from lensval._defaults import cache_dir
 from lensval.errors import ConfigMismatchError, InputError
 
 __all__ = ["reference_stats", "build_reference", "RECIPES", "simulator_fingerprint"]
@@ -55,9 +56,7 @@ def _shipped_dir() -> Path:
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("LENSVAL_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lensval")
-    return Path(root) / "reference"
+    return cache_dir("reference")
 
 
 def _expected_attrs(name: str) -> dict:

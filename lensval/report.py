@@ -77,6 +77,14 @@ def _plt():
     return plt
 
 
+def _save(fig, path, dpi: int = 100):
+    """Lay out, write and close a figure; return its path."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    _plt().close(fig)
+    return path
+
+
 def _labels(res):
     return ("a (reference)", "b (candidate)")
 
@@ -98,10 +106,7 @@ def _fig_pixel(res, path):
     ax.set_ylabel(f"counts (per {res.n_a} maps)")
     ax.legend()
     ax.set_title("Pixel-intensity distribution")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)
 
 
 def _band(ax, x, arr, color, label):
@@ -134,10 +139,7 @@ def _fig_power(res, path):
     ax2.axhline(0, color="k", lw=0.8)
     ax2.set_ylabel("b/a - 1")
     ax2.set_xlabel(r"$\ell$")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)
 
 
 def _fig_power_modes(res, path):
@@ -155,10 +157,7 @@ def _fig_power_modes(res, path):
         ax.set_xlabel(r"$\log_{10} P$")
     axes[0].legend()
     fig.suptitle("Per-mode power distributions")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=100)
 
 
 def _fig_corr(res, path):
@@ -185,10 +184,7 @@ def _fig_corr(res, path):
         ax.set_xlabel("mode index")
         fig.colorbar(im, ax=ax, fraction=0.046)
     fig.suptitle("Power-spectrum correlation matrices")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=100)
 
 
 def _fig_minkowski(res, path):
@@ -204,10 +200,7 @@ def _fig_minkowski(res, path):
         ax.set_xlabel(r"threshold $\nu$ [" + str(sa.attrs.get("nu_units", "sigma")) + "]")
     axes[0].legend()
     fig.suptitle(r"Minkowski functionals: mean $\pm 1\sigma$")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=100)
 
 
 def _fig_pvalues(res, path):
@@ -226,10 +219,7 @@ def _fig_pvalues(res, path):
                      f"(family p = {f.family_pvalue:.3g})", fontsize=9)
     axes[0, 0].legend(fontsize=8, loc="lower right")
     axes[-1, 0].set_xlabel("column index")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=100)
 
 
 def write_report(res: ComparisonResult, directory, *, title: str = "lensval comparison") -> Path:

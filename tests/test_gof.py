@@ -334,3 +334,16 @@ def test_compare_correlations():
     assert_allclose(res.rms_abs_diff, np.sqrt(np.mean(d**2)), rtol=1e-12)
     assert_allclose(res.ratio_max, d.max() / da.max(), rtol=1e-12)
     assert lv.compare_correlations(ref, other).corr_aux is None
+
+
+def test_root_pvalue_table_invariants():
+    """Without ROOT: ROOT's logit-linear interpolation reproduces its own quantile table at
+    the knots (p = 1 - P) and decreases monotonically in between and beyond."""
+    from lensval.gof.anderson import _ROOT_P, _ROOT_TS, ad_pvalue
+
+    assert_allclose(ad_pvalue(_ROOT_TS, "root")[0], 1.0 - _ROOT_P, rtol=1e-12, atol=1e-15)
+    t = np.linspace(_ROOT_TS[0] - 1.0, _ROOT_TS[-1] + 2.0, 2001)
+    p = ad_pvalue(t, "root")[0]
+    assert np.all(np.diff(p) <= 0) and np.all((p > 0) & (p <= 1))
+    inside = (t > _ROOT_TS[0]) & (t < _ROOT_TS[-1])
+    assert np.all(np.diff(p[inside]) < 0)  # strictly decreasing across the table

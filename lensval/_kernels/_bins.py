@@ -25,12 +25,6 @@ CELLS_PER_EDGE = 4
 MAX_CELLS = 4096
 
 
-def locator_arrays(edges_like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Scratch ``(ext, table)`` for :func:`make_locator` (sized for uniform edges)."""
-    n = edges_like.shape[0]
-    return np.empty(n + 2), np.empty(CELLS_PER_EDGE * n + 2, np.int64)
-
-
 @jit()
 def n_cells_for(edges):
     """Guess-table size: fine enough that each cell holds about one edge."""

@@ -355,6 +355,7 @@ def bootstrap_test(
         p_ad = ad_pvalue(standardise(a2_all / scale, data.n_a, data.n_b, variant), variant)[0]
 
     results: dict[str, TestResult] = {}
+    degenerate = srt.run_stop[:, 0] == data.n  # one distinct pooled value: no AD
     for name in tests:
         if name == "ks":
             pv = p_ks
@@ -362,7 +363,6 @@ def bootstrap_test(
             how = f"ks {method} ({mode})"
         else:
             pv = p_ad
-            degenerate = srt.run_stop[:, 0] == data.n
             stat = standardise(a2_obs, data.n_a, data.n_b, variant, degenerate)
             how = "ad " + ("ROOT GoFTest table" if mode == "root" else "scipy capped [0.001, 0.25]")
         with warnings.catch_warnings():

@@ -89,14 +89,6 @@ def as_source(maps: Any, name: str = "maps") -> MapSource:
 def resolve_angle(angle_deg: float | None, from_attrs: float | None, name: str = "maps"
                   ) -> float:
     """The map side in degrees: the keyword wins over the attrs; it must be positive."""
-    angle = angle_deg if angle_deg is not None else from_attrs
-    if angle is None:
-        raise InputError(f"{name}: the power spectrum needs the map size: pass angle_deg=... "
-                         "(the CosmoGAN maps are sqrt(12)/4 = 0.866 deg)")
-    try:
-        angle = float(angle)
-    except (TypeError, ValueError):
-        raise InputError(f"{name}: angle_deg must be a number, got {angle!r}") from None
-    if not np.isfinite(angle) or angle <= 0:
-        raise InputError(f"{name}: angle_deg must be a positive number of degrees, got {angle}")
-    return angle
+    from lensval.io import _check_angle
+
+    return _check_angle(angle_deg if angle_deg is not None else from_attrs, name)
