@@ -147,21 +147,17 @@ class _Maps:
         self.n = int(da.sizes["sample"])
         self.map_size = int(da.sizes["x"])
 
-    def chunks(self, chunk_size: int, dtype=None) -> Iterator[tuple[int, np.ndarray]]:
-        """``(start, block)`` with NaN/inf checked; ``dtype=None`` keeps the stored dtype."""
-        from lensval.io import check_finite
+    def chunks(self, chunk_size: int) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start, block)`` in the stored dtype, NaN/inf checked."""
+        from lensval.io import iter_chunks
 
-        for start in range(0, self.n, chunk_size):
-            block = np.asarray(self.da.isel(sample=slice(start, start + chunk_size)).values)
-            if dtype is not None:
-                block = block.astype(dtype, copy=False)
-            check_finite(block, start, self.name)
-            yield start, block
+        yield from iter_chunks(self.da, chunk_size, dtype=None, name=self.name)
 
     def in_memory(self) -> np.ndarray | None:
         """The maps as an in-memory ndarray (no copy), or None if they are lazy."""
-        data = self.da.variable._data
-        return data if isinstance(data, np.ndarray) else None
+        from lensval.io import _is_lazy
+
+        return None if _is_lazy(self.da) else self.da.variable._data
 
 
 def _check_geometry(ref: _Maps, other: _Maps, space: str) -> float | None:
@@ -468,8 +464,7 @@ def _relative(d: np.ndarray) -> np.ndarray:
 
 
 def _verdict_nn(gen_d: np.ndarray, ref_d: np.ndarray | None, quantile: float,
-                alpha: float, med_gen: float | None = None, med_ref: float | None = None
-                ) -> dict[str, Any]:
+                alpha: float, med_gen: float, med_ref: float) -> dict[str, Any]:
     """The memorisation rule (see :func:`nearest_neighbours`, Notes).
 
     ``gen_d``, ``ref_d``: the statistic (relative distances) of generated and reference
@@ -487,8 +482,6 @@ def _verdict_nn(gen_d: np.ndarray, ref_d: np.ndarray | None, quantile: float,
     n_below = int(np.count_nonzero(gen_d < threshold))
     # P(X >= n_below) for X ~ BetaBinomial(n_gen, k, n_ref + 1 - k)
     pvalue = float(betabinom.sf(n_below - 1, n_gen, k, n_ref + 1 - k))
-    if med_gen is None or med_ref is None:
-        med_gen, med_ref = float(np.median(gen_d)), float(np.median(ref_d))
     ratio = float(med_gen / med_ref) if med_ref > 0 else float("inf")
     rule = (f"memorising if P(X >= n_below) < {alpha:g}, X ~ BetaBinomial(n_gen, k, "
             f"n_ref + 1 - k): n_below = generated maps whose nearest/second-nearest training "
@@ -791,12 +784,10 @@ class _SimulatedReal:
     def __init__(self, n: int) -> None:
         self.n = n
 
-    def chunks(self, chunk_size: int, dtype=None) -> Iterator[tuple[int, np.ndarray]]:
+    def chunks(self, chunk_size: int) -> Iterator[tuple[int, np.ndarray]]:
         from lensval.simulator import iter_simulate
 
-        for start, block in iter_simulate(self.n, "validation", SIMULATOR_SEED,
-                                          chunk_size=chunk_size):
-            yield start, block if dtype is None else block.astype(dtype, copy=False)
+        yield from iter_simulate(self.n, "validation", SIMULATOR_SEED, chunk_size=chunk_size)
 
 
 def _simulator_geometry(like, what: str) -> None:

@@ -170,12 +170,12 @@ def test_nn_wide_rows_float32_slices():
     # neighbours that differ by far less than the float32 dot-product error
     gen = train[rng.integers(0, 60, 30)] + 1e-3 * rng.standard_normal((30, 72, 72))
     train[7] = train[8] + np.float32(1e-6)
-    idx, dist = _brute_nn(gen, train)
-    res = nearest_neighbours(gen.astype(np.float32), train, "pixel", chunk_size=8)
-    assert_array_equal(res.indices, _brute_nn(gen.astype(np.float32), train)[0])
-    assert_allclose(res.distances, _brute_nn(gen.astype(np.float32), train)[1], rtol=1e-14)
+    g32 = gen.astype(np.float32)
+    idx, dist = _brute_nn(g32, train)
+    res = nearest_neighbours(g32, train, "pixel", chunk_size=8)
+    assert_array_equal(res.indices, idx)
+    assert_allclose(res.distances, dist, rtol=1e-14)
     assert res.meta["gemm_dtype"] == "float32"
-    del idx, dist
 
 
 def test_nn_power_and_features_equal_brute_force(sets):
@@ -243,7 +243,7 @@ def test_verdict_pvalue_is_beta_binomial():
     rng = np.random.default_rng(7)
     ref, gen = rng.random(150), rng.random(90)
     gen[:4] = 0.0
-    out = _verdict_nn(gen, ref, 0.02, 0.01)
+    out = _verdict_nn(gen, ref, 0.02, 0.01, float(np.median(gen)), float(np.median(ref)))
     k, n_ref, n = 3, 150, 90
     x = out["n_below"]
     pmf = [comb(n, j) * math.exp(betaln(j + k, n - j + n_ref + 1 - k) - betaln(k, n_ref + 1 - k))

@@ -9,6 +9,7 @@ import click
 
 from lensval import _defaults
 from lensval.cli import handle_errors
+from lensval.cli.compare import emit
 
 # The library's defaults, repeated here as literals only where click needs them before
 # the library is imported; test_novelty checks they agree with lensval.novelty.
@@ -19,10 +20,10 @@ BATCH_SIZE = 1024
 N_BATCHES = 10
 
 
-def _emit(res, as_json: bool, output: str | None) -> None:
-    if output:
-        res.to_netcdf(output)
-    click.echo(res.to_json() if as_json else res.table())
+def _load_generator(name: str, checkpoint: str | None):
+    from lensval.plugins import get_generator
+
+    return get_generator(name, **({"checkpoint": checkpoint} if checkpoint else {}))
 
 
 @click.command()
@@ -68,9 +69,8 @@ def novelty(generator, n, checkpoint, training, n_train, reference, n_reference,
     than held-out real maps do (docs/novelty.md). Exit status is 0 either way.
     """
     from lensval.novelty import check_novelty
-    from lensval.plugins import get_generator
 
-    gen = get_generator(generator, **({"checkpoint": checkpoint} if checkpoint else {}))
+    gen = _load_generator(generator, checkpoint)
     t0 = time.perf_counter()
     res = check_novelty(gen, n, training=training, reference=reference, n_train=n_train,
                         n_reference=n_reference, spaces=list(spaces) or None,
@@ -79,7 +79,7 @@ def novelty(generator, n, checkpoint, training, n_train, reference, n_reference,
     click.echo(f"novelty: {time.perf_counter() - t0:.1f} s", err=True)
     if report_dir:
         click.echo(f"figures: {Path(report_dir)}", err=True)
-    _emit(res, as_json, output)
+    emit(res, as_json, output, None, title="")
 
 
 @click.command()
@@ -123,13 +123,12 @@ def birthday(generator, maps, checkpoint, batch_size, space, n_batches, real, n_
     """
     from lensval.errors import InputError
     from lensval.novelty import birthday_test
-    from lensval.plugins import get_generator
 
     if (generator is None) == (maps is None):
         raise InputError("give exactly one of --generator NAME and --maps FILE")
     gen = None
     if generator is not None:
-        gen = get_generator(generator, **({"checkpoint": checkpoint} if checkpoint else {}))
+        gen = _load_generator(generator, checkpoint)
     client = _client(scheduler) if scheduler else None
     t0 = time.perf_counter()
     try:
@@ -144,7 +143,7 @@ def birthday(generator, maps, checkpoint, batch_size, space, n_batches, real, n_
         Path(report_dir).mkdir(parents=True, exist_ok=True)
         png = res.plot(Path(report_dir) / f"birthday_{space}.png")
         click.echo(f"figure: {png}", err=True)
-    _emit(res, as_json, output)
+    emit(res, as_json, output, None, title="")
 
 
 def _client(scheduler: str):
