@@ -287,17 +287,34 @@ def test_birthday_memory_mapped_batches_give_the_same_result(sets, monkeypatch):
     assert_array_equal(mapped.closest_pairs, in_memory.closest_pairs)
 
 
-def test_birthday_rule_bookkeeping():
+def test_birthday_rule_against_the_exact_null():
+    """Null model of the rule, derived independently: with an ideal generator all pair
+    distances are i.i.d. continuous, the threshold is the smallest of M real-pair
+    distances (a Beta(1, M) quantile), so the duplicate total over B batches of N pairs
+    is BetaBinomial(B N, 1, M) with mean N / (M + 1) per batch. The rule's expected count
+    must equal that mean, and its (geometric) p-value must match the exact tail."""
+    from scipy.stats import betabinom
+
     from lensval.novelty import _birthday_stats
 
     n_dup = np.array([0, 3, 1, 0])
     out = _birthday_stats(n_dup, s=10, m=20, alpha=0.01)
-    n_pairs, m_pairs = 45, 190
-    assert out["expected_duplicates"] == pytest.approx(n_pairs / 191)
-    assert out["support_estimate"] == pytest.approx(n_pairs / (1.0 - n_pairs / 191))
-    assert out["support_estimate_collision"] == pytest.approx(100 / (2 * math.log(2)))
-    c = 4 * n_pairs / m_pairs
-    assert out["pvalue"] == pytest.approx((c / (1 + c)) ** 4)
+    n_pairs, m_pairs, b = 45, 190, 4
+    assert out["expected_duplicates"] == pytest.approx(n_pairs / (m_pairs + 1), rel=1e-12)
+    exact = betabinom.sf(n_dup.sum() - 1, b * n_pairs, 1, m_pairs)
+    assert out["pvalue"] == pytest.approx(exact, rel=0.05)
+    # and the exact model itself, by simulation (seeded)
+    rng = np.random.default_rng(0)
+    totals = rng.binomial(b * n_pairs, rng.beta(1, m_pairs, 100_000))
+    assert np.mean(totals >= n_dup.sum()) == pytest.approx(exact, abs=0.003)
+    # support estimates: k_hat solves  mean duplicates per batch = N / k_hat + N / (M + 1)
+    # (true collisions plus the null rate); the collision estimate inverts
+    # P(collision in a batch) = 1 - exp(-s^2 / 2k)
+    assert out["support_estimate"] == pytest.approx(
+        n_pairs / (n_dup.mean() - n_pairs / (m_pairs + 1)), rel=1e-12)
+    p_coll = np.mean(n_dup > 0)
+    assert out["support_estimate_collision"] == pytest.approx(
+        10**2 / (2 * math.log(1 / (1 - p_coll))), rel=1e-12)
 
 
 # --------------------------------------------------------------------------- slerp
